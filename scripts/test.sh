@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every check the project has: lint, format, types, then the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+bash scripts/services.sh
+bash scripts/install-claude-cli.sh || { [ "${CI:-}" = "true" ] && exit 1; echo "Claude Code CLI not installed; its tests will skip" >&2; }
+
+echo "== ruff"; $BIN/ruff check src tests bench; $BIN/ruff format --check src tests bench
+echo "== mypy"; $BIN/mypy
+echo "== pytest"
+$BIN/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,138 @@
+"""Reading the lake with DataFusion: one long-lived context, parameters always bound.
+
+Queries are assembled only from fixed SQL fragments chosen by which filters are present; every
+value a user supplies travels as a bound parameter (`$name`), never inside the SQL text.
+DataFusion caches directory listings, which would hide files the writer publishes later, so the
+cache is switched off when the context is created.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from datafusion import SessionConfig, SessionContext
+
+from prism.lake import schema
+from prism.lake.storage import LakeStorage
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a telemetry read may filter on (all optional except the owner)."""
+
+    org_id: str
+    developer_id: str | None  # None: every developer of the org (admin reads only)
+    start: datetime | None = None
+    end: datetime | None = None
+    session_id: str | None = None
+    event_name: str | None = None
+    name: str | None = None
+    trace_id: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class Lake:
+    """Query side of the lake, shared by every request of a process."""
+
+    def __init__(self, storage: LakeStorage, *, target_partitions: int = 2) -> None:
+        self.storage = storage
+        config = (
+            SessionConfig()
+            .with_target_partitions(target_partitions)
+            .with_information_schema(False)
+            .set("datafusion.execution.parquet.pushdown_filters", "true")
+        )
+        self.ctx = SessionContext(config)
+        # Without this the listing cache hides files published after the first query.
+        self.ctx.sql("SET datafusion.runtime.list_files_cache_limit = '0K'").collect()
+        for table, sch in schema.TABLES.items():
+            self.ctx.register_listing_table(
+                table,
+                storage.table_url(table),
+                table_partition_cols=schema.PARTITION_COLS,
+                file_extension=".parquet",
+                schema=sch,
+            )
+        self._lock = threading.Lock()
+
+    def sql(self, query: str, params: dict[str, Any]) -> pa.Table:
+        """Run a fixed query with bound parameters under the storage's shared swap lock."""
+        with self.storage.swap_lock(exclusive=False):
+            df = self.ctx.sql(query, param_values=params)
+            return df.to_arrow_table()
+
+    # --- telemetry reads -----------------------------------------------------------------------
+    def telemetry(self, table: str, f: Filters) -> list[dict[str, Any]]:
+        """Newest-first rows of `table` matching `f` (the owner filter is always applied)."""
+        time_col = schema.TIME_COLUMN[table]
+        where = ["org_id = $org"]
+        params: dict[str, Any] = {"org": f.org_id}
+        if f.developer_id is not None:
+            where.append("developer_id = $dev")
+            params["dev"] = f.developer_id
+        if f.start is not None:
+            where.append(f"{time_col} >= $start")
+            where.append("date >= $start_date")
+            params["start"] = pa.scalar(f.start, type=schema.TS)
+            params["start_date"] = f.start.strftime("%Y-%m-%d")
+        if f.end is not None:
+            where.append(f"{time_col} < $end")
+            where.append("date <= $end_date")
+            params["end"] = pa.scalar(f.end, type=schema.TS)
+            params["end_date"] = f.end.strftime("%Y-%m-%d")
+        if f.session_id is not None:
+            where.append("session_id = $session")
+            params["session"] = f.session_id
+        if f.event_name is not None and table == "events":
+            where.append("event_name = $event")
+            params["event"] = f.event_name
+        if f.name is not None and table == "metrics":
+            where.append("name = $name")
+            params["name"] = f.name
+        if f.trace_id is not None and table == "spans":
+            where.append("trace_id = $trace")
+            params["trace"] = f.trace_id.lower()
+        order = f"{time_col} DESC"
+        if table == "events":
+            order += ", event_sequence DESC NULLS LAST"
+        params["limit"] = f.limit
+        params["offset"] = f.offset
+        query = (
+            f"SELECT * FROM {table} WHERE {' AND '.join(where)} "
+            f"ORDER BY {order} LIMIT $limit OFFSET $offset"
+        )
+        return self.sql(query, params).to_pylist()
+
+    def count(self, table: str, org_id: str, developer_id: str | None = None) -> int:
+        query = f"SELECT COUNT(*) AS n FROM {table} WHERE org_id = $org"
+        params: dict[str, Any] = {"org": org_id}
+        if developer_id is not None:
+            query += " AND developer_id = $dev"
+            params["dev"] = developer_id
+        return int(self.sql(query, params).column("n")[0].as_py())
+
+    def events_for(
+        self, org_id: str, developer_id: str, start: datetime, end: datetime | None = None
+    ) -> pa.Table:
+        """Every event of one developer from `start` (used by the sessionizer)."""
+        where = ["org_id = $org", "developer_id = $dev", "time >= $start", "date >= $start_date"]
+        params: dict[str, Any] = {
+            "org": org_id,
+            "dev": developer_id,
+            "start": pa.scalar(start, type=schema.TS),
+            "start_date": start.strftime("%Y-%m-%d"),
+        }
+        if end is not None:
+            where += ["time < $end", "date <= $end_date"]
+            params["end"] = pa.scalar(end, type=schema.TS)
+            params["end_date"] = end.strftime("%Y-%m-%d")
+        query = (
+            f"SELECT * FROM events WHERE {' AND '.join(where)} "
+            "ORDER BY time, event_sequence NULLS FIRST"
+        )
+        return self.sql(query, params)

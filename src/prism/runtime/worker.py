@@ -1,0 +1,68 @@
+"""`prism worker`: background work: the lake writer and compactor (later: sessionize, judge)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import time
+
+from prism.lake.compact import Compactor
+from prism.lake.storage import open_storage
+from prism.lake.writer import LakeWriter
+from prism.queue import open_queue
+from prism.runtime.parts import normalize_options, open_store, setup_logging
+from prism.settings import Settings
+from prism.store.db import session_factory
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_EVERY_S = 5.0
+
+
+async def run_worker(settings: Settings) -> None:
+    setup_logging(settings, "worker")
+    engine, _ = open_store(settings)
+    sessions = session_factory(engine)
+    queue = open_queue(settings)
+    storage = open_storage(settings.lake_root)
+    writer = LakeWriter(
+        queue=queue,
+        storage=storage,
+        sessions=sessions,
+        options=normalize_options(settings),
+        flush_batches=settings.lake_flush_batches,
+        idle_wait_s=settings.lake_flush_seconds,
+    )
+    compactor = Compactor(
+        storage=storage,
+        sessions=sessions,
+        writer=writer,
+        min_files=settings.lake_compact_min_files,
+        small_bytes=settings.lake_compact_small_bytes,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    gc.freeze()
+    await writer.start()
+    log.info("worker started (lake at %s)", storage.root)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=HOUSEKEEPING_EVERY_S)
+        except TimeoutError:
+            pass
+        if stop.is_set():
+            break
+        try:
+            await asyncio.to_thread(compactor.run_once, time.time())
+            await asyncio.to_thread(writer.prune_journal)
+        except Exception:
+            log.exception("housekeeping failed")
+    await writer.stop()
+    await queue.close()
+
+
+def main(settings: Settings) -> None:
+    asyncio.run(run_worker(settings))
