@@ -20,7 +20,7 @@ serve: install
 	$(BIN)/prism serve
 
 test: install
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -126,6 +126,10 @@ class Settings(BaseSettings):
         1200, ge=1, description="Idle gap that closes a goal arc (scoring.md arc_gap_minutes)."
     )
 
+    sessionize_tick_seconds: float = Field(
+        1.0, gt=0, description="How often the worker looks for new events and silent arcs."
+    )
+
     # --- operations ------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of every Prism process."

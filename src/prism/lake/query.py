@@ -116,6 +116,76 @@ class Lake:
             params["dev"] = developer_id
         return int(self.sql(query, params).column("n")[0].as_py())
 
+    # --- sessionizer reads ----------------------------------------------------------------------
+    def session_ids_since(self, org_id: str, developer_id: str, since: datetime) -> list[str]:
+        """Agent sessions of a developer with events at or after `since`."""
+        query = (
+            "SELECT DISTINCT session_id FROM events WHERE org_id = $org AND developer_id = $dev "
+            "AND time >= $since AND date >= $since_date AND session_id IS NOT NULL"
+        )
+        params = {
+            "org": org_id,
+            "dev": developer_id,
+            "since": pa.scalar(since, type=schema.TS),
+            "since_date": since.strftime("%Y-%m-%d"),
+        }
+        return [r["session_id"] for r in self.sql(query, params).to_pylist()]
+
+    @staticmethod
+    def _in_list(column: str, prefix: str, values: list[str], params: dict[str, Any]) -> str:
+        """`column IN ($p0, $p1, ...)`: placeholders only; the values are bound."""
+        names = []
+        for i, v in enumerate(values):
+            params[f"{prefix}{i}"] = v
+            names.append(f"${prefix}{i}")
+        return f"{column} IN ({', '.join(names)})"
+
+    def events_of_sessions(
+        self, org_id: str, developer_id: str, session_ids: list[str], since: datetime
+    ) -> list[dict[str, Any]]:
+        """Every event of these agent sessions from `since` on, oldest first."""
+        if not session_ids:
+            return []
+        params: dict[str, Any] = {
+            "org": org_id,
+            "dev": developer_id,
+            "since": pa.scalar(since, type=schema.TS),
+            "since_date": since.strftime("%Y-%m-%d"),
+        }
+        in_sessions = self._in_list("session_id", "s", session_ids, params)
+        query = (
+            "SELECT * FROM events WHERE org_id = $org AND developer_id = $dev "
+            f"AND time >= $since AND date >= $since_date AND {in_sessions} "
+            "ORDER BY time, event_sequence NULLS FIRST"
+        )
+        return self.sql(query, params).to_pylist()
+
+    def metric_signals(
+        self,
+        org_id: str,
+        developer_id: str,
+        session_ids: list[str],
+        names: tuple[str, ...],
+        since: datetime,
+    ) -> list[dict[str, Any]]:
+        """Per-interval values of the named metrics for these sessions (commits, PRs)."""
+        if not session_ids:
+            return []
+        params: dict[str, Any] = {
+            "org": org_id,
+            "dev": developer_id,
+            "since": pa.scalar(since, type=schema.TS),
+            "since_date": since.strftime("%Y-%m-%d"),
+        }
+        in_sessions = self._in_list("session_id", "s", session_ids, params)
+        in_names = self._in_list("name", "n", list(names), params)
+        query = (
+            "SELECT time, developer_id, session_id, name, value FROM metrics "
+            "WHERE org_id = $org AND developer_id = $dev AND time >= $since "
+            f"AND date >= $since_date AND {in_sessions} AND {in_names} AND value > 0 ORDER BY time"
+        )
+        return self.sql(query, params).to_pylist()
+
     def events_for(
         self, org_id: str, developer_id: str, start: datetime, end: datetime | None = None
     ) -> pa.Table:

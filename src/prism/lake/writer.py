@@ -114,6 +114,8 @@ class LakeWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.on_flush: list[Any] = []  # callbacks(list[str] developer ids) after each flush
+        # hooks(session, rows by org) run inside the journal transaction (atomic with it)
+        self.in_transaction: list[Any] = []
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -241,6 +243,8 @@ class LakeWriter:
             )
             for st in states:
                 session.merge(st)
+            for hook in self.in_transaction:
+                hook(session, by_org)
         return total
 
     def _stage(self, commit_id: str, by_org: dict[str, Normalized], files: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""`prism worker`: background work: the lake writer and compactor (later: sessionize, judge)."""
+"""`prism worker`: background work: lake writer, compactor, sessionizer and judge."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import signal
 import time
 
 from prism.lake.compact import Compactor
+from prism.lake.query import Lake
 from prism.lake.storage import open_storage
 from prism.lake.writer import LakeWriter
 from prism.queue import open_queue
 from prism.runtime.parts import normalize_options, open_store, setup_logging
+from prism.score.thresholds import ScoringConfig
+from prism.sessions.worker import Sessionizer, dirty_hook
 from prism.settings import Settings
 from prism.store.db import session_factory
 
@@ -41,12 +44,20 @@ async def run_worker(settings: Settings) -> None:
         min_files=settings.lake_compact_min_files,
         small_bytes=settings.lake_compact_small_bytes,
     )
+    writer.in_transaction.append(dirty_hook)
+    sessionizer = Sessionizer(
+        sessions=sessions,
+        lake=Lake(storage),
+        config=ScoringConfig.from_settings(settings),
+        tick_s=settings.sessionize_tick_seconds,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     gc.freeze()
     await writer.start()
+    await sessionizer.start()
     log.info("worker started (lake at %s)", storage.root)
     while not stop.is_set():
         try:
@@ -60,6 +71,7 @@ async def run_worker(settings: Settings) -> None:
             await asyncio.to_thread(writer.prune_journal)
         except Exception:
             log.exception("housekeeping failed")
+    await sessionizer.stop()
     await writer.stop()
     await queue.close()
 

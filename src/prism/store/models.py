@@ -11,12 +11,14 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -109,3 +111,166 @@ class Preference(Base):
 
 
 Index("ix_api_keys_prefix", ApiKey.prefix)
+
+
+# --- PRISM Score v3.0 ---------------------------------------------------------------------------
+
+
+class ScoreSession(Base):
+    """One agent session (Claude Code `session.id`) of one developer."""
+
+    __tablename__ = "score_v3_sessions"
+    __table_args__ = (Index("ix_v3_sessions_dev_started", "developer_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    developer_id: Mapped[str] = mapped_column(String(36))
+    claude_session_id: Mapped[str] = mapped_column(String(200))
+    agent: Mapped[str] = mapped_column(String(32), default="claude_code")
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    title_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    arc_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubSession(Base):
+    """A goal arc: the scored unit. Verdict fields hold the current verdict (see ArcVerdictRow
+    for every verdict ever given, with its judge's name and version)."""
+
+    __tablename__ = "score_v3_sub_sessions"
+    __table_args__ = (
+        Index("ix_v3_sub_dev_started", "developer_id", "started_at"),
+        Index("ix_v3_sub_dev_ended", "developer_id", "ended_at"),
+        Index("ix_v3_sub_status", "status", "ended_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_row_id: Mapped[str] = mapped_column(ForeignKey("score_v3_sessions.id"), index=True)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    developer_id: Mapped[str] = mapped_column(String(36))
+    claude_session_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(8))  # open | scored
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    title_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    prompt_count: Mapped[int] = mapped_column(Integer, default=0)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    # current verdict (null while open)
+    qualifying: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    trivia_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    crushed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    is_rework: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    reworks_arc_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    reworked_later: Mapped[bool] = mapped_column(Boolean, default=False)
+    reworked_by_arc_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    intent_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    prompt_grade: Mapped[float | None] = mapped_column(Float, nullable=True)
+    letter_grade: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    judge_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    judge_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    judge_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    verdict: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # full verdict + evidence
+    digest: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # inputs for other arcs
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArcVerdictRow(Base):
+    """Every verdict given to an arc: re-judging adds a row and moves `is_current`."""
+
+    __tablename__ = "score_v3_verdicts"
+    __table_args__ = (Index("ix_v3_verdicts_arc", "sub_session_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    sub_session_id: Mapped[str] = mapped_column(ForeignKey("score_v3_sub_sessions.id"))
+    judge_name: Mapped[str] = mapped_column(String(64))
+    judge_version: Mapped[str] = mapped_column(String(32))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    verdict: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ArcRubric(Base):
+    """The arc-level rubric roll-up (one row per arc, current verdict)."""
+
+    __tablename__ = "score_v3_arc_rubrics"
+
+    sub_session_id: Mapped[str] = mapped_column(
+        ForeignKey("score_v3_sub_sessions.id"), primary_key=True
+    )
+    developer_id: Mapped[str] = mapped_column(String(36), index=True)
+    intent_class: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    judge_status: Mapped[str] = mapped_column(String(16))
+    goal_explicit: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    scope_bounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    references_concrete: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    context_sufficient: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    verification_requested: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    root_cause_oriented: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    plan_first: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    applicability: Mapped[dict] = mapped_column(JSON)
+    prompt_grade: Mapped[float | None] = mapped_column(Float, nullable=True)
+    letter_grade: Mapped[str | None] = mapped_column(String(2), nullable=True)
+
+
+class PromptRubricRow(Base):
+    """Prompt-level rubric rows (LEFT JOINed to the prompts of an arc)."""
+
+    __tablename__ = "score_v3_prompt_rubrics"
+    __table_args__ = (Index("ix_v3_prompt_rubrics_arc", "sub_session_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # sub_session_id:prompt_id
+    sub_session_id: Mapped[str] = mapped_column(ForeignKey("score_v3_sub_sessions.id"))
+    prompt_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    values: Mapped[dict] = mapped_column(JSON)  # booleans, applicability, grade, letter, intent
+
+
+class TriviaRow(Base):
+    __tablename__ = "score_v3_trivia"
+    __table_args__ = (Index("ix_v3_trivia_dev_at", "developer_id", "created_at"),)
+
+    sub_session_id: Mapped[str] = mapped_column(
+        ForeignKey("score_v3_sub_sessions.id"), primary_key=True
+    )
+    developer_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IntegrityFlagRow(Base):
+    __tablename__ = "score_v3_integrity_flags"
+    __table_args__ = (Index("ix_v3_flags_dev_at", "developer_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # sub_session_id:kind
+    sub_session_id: Mapped[str] = mapped_column(ForeignKey("score_v3_sub_sessions.id"))
+    developer_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionizeCursor(Base):
+    """Per developer: the earliest event time not yet sessionized (null = up to date)."""
+
+    __tablename__ = "sessionize_cursors"
+
+    developer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    dirty_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
