@@ -94,15 +94,14 @@ class PrismServer:
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> PrismServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prism.cli.main", "serve"],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill() can take the whole tree
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "prism.cli.main", "serve"],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() can take the whole tree
+            )
 
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
