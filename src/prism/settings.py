@@ -126,6 +126,101 @@ class Settings(BaseSettings):
         1200, ge=1, description="Idle gap that closes a goal arc (scoring.md arc_gap_minutes)."
     )
 
+    # --- scoring thresholds (docs/scoring.md; defaults are scoring.md's) ---
+    new_task_min_tokens: int = Field(
+        3, description="Content words a prompt needs before low similarity may start a new arc."
+    )
+    new_task_max_similarity: float = Field(
+        0.2,
+        description="Share of a prompt's content words already seen in the arc below which it is a new goal.",
+    )
+    min_prompts: int = Field(1, description="Substance floor: prompts an arc needs.")
+    min_work_actions: int = Field(
+        2,
+        description="Substance floor: work actions (edits, writes, bash, other tool results) an arc needs.",
+    )
+    min_seconds: float = Field(
+        60.0, description="Substance floor: seconds from first prompt to last activity."
+    )
+    min_output_tokens: int = Field(500, description="Substance floor: output tokens an arc needs.")
+    complete_min_evidence: float = Field(
+        0.3, description="Summed weight of completion evidence needed for goal_complete."
+    )
+    complete_margin: float = Field(
+        0.2,
+        description="How much completion evidence must exceed evidence against it for goal_complete.",
+    )
+    rework_window_days: int = Field(
+        7, description="An arc redoing a goal completed this many days before is rework."
+    )
+    rework_file_jaccard: float = Field(
+        0.5, description="Jaccard overlap of touched files that makes two arcs the same goal."
+    )
+    rework_text_similarity: float = Field(
+        0.5, description='Overlap coefficient of goal words that makes two goals "similar text".'
+    )
+    revoke_reworked: bool = Field(
+        False,
+        description="When true, an arc marked reworked_later loses its crush (spec default: shown only).",
+    )
+    intent_min_confidence: float = Field(
+        0.5, description="Confidence an intent class needs for the arc to count as committed."
+    )
+    infer_intent_without_text: bool = Field(
+        True,
+        description="Infer intent from tool activity when prompts carry no text (see docs/scoring.md).",
+    )
+    grade_a: float = Field(0.85, description="Prompt grade cut-off for letter A.")
+    grade_b: float = Field(0.7, description="Prompt grade cut-off for letter B.")
+    grade_c: float = Field(0.55, description="Prompt grade cut-off for letter C.")
+    grade_d: float = Field(0.4, description="Prompt grade cut-off for letter D.")
+    storm_identical_prompts: int = Field(
+        5, description="auto_retry_storm: identical normalized prompts ..."
+    )
+    storm_identical_window_seconds: int = Field(600, description="... within this many seconds.")
+    storm_api_errors: int = Field(10, description="auto_retry_storm: API errors/retries ...")
+    storm_api_errors_window_seconds: int = Field(300, description="... within this many seconds.")
+    tiny_prompt_count: int = Field(
+        8, description="tiny_prompt_burst: prompts under tiny_prompt_max_chars ..."
+    )
+    tiny_prompt_max_chars: int = Field(
+        15, description="A prompt is tiny when shorter than this many characters."
+    )
+    tiny_prompt_window_seconds: int = Field(300, description="... within this many seconds.")
+    splitting_arc_count: int = Field(6, description="arc_splitting: arcs barely over the floor ...")
+    splitting_window_seconds: int = Field(3600, description="... within this many seconds.")
+    splitting_margin: float = Field(
+        2.0,
+        description='An arc is "barely over the floor" when work, seconds and output tokens are all within this factor of their floor.',
+    )
+    blocking_flags: list[str] = Field(
+        ["arc_splitting", "auto_retry_storm", "self_grading"],
+        description="Integrity flags that block a crush.",
+    )
+    score_grade_a: float = Field(80.0, description="PRISM score cut-off for letter A.")
+    score_grade_b: float = Field(60.0, description="PRISM score cut-off for letter B.")
+    score_grade_c: float = Field(40.0, description="PRISM score cut-off for letter C.")
+    score_grade_d: float = Field(20.0, description="PRISM score cut-off for letter D.")
+    tier_min_qualifying: int = Field(
+        3, description="Below this many qualifying arcs the tier is warming_up."
+    )
+    tier_exploring_below: float = Field(
+        40.0, description="Score below which the tier is exploring."
+    )
+    tier_building_below: float = Field(60.0, description="Score below which the tier is building.")
+    tier_scaling_below: float = Field(
+        80.0, description="Score below which the tier is scaling (else crushing)."
+    )
+    sparkline_windows: int = Field(4, description="Windows in a sparkline.")
+    tet_baseline_windows: int = Field(
+        4, description="Previous windows whose median TPT is the TET baseline."
+    )
+    ie_target_prompts: float = Field(
+        2.0, description="v2.1 IE: min(1, this / mean prompts per completed arc)."
+    )
+    ttc_target_seconds: float = Field(
+        1800.0, description="v2.1 Speed: min(1, this / median time-to-complete)."
+    )
     sessionize_tick_seconds: float = Field(
         1.0, gt=0, description="How often the worker looks for new events and silent arcs."
     )

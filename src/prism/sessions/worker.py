@@ -237,6 +237,12 @@ class Sessionizer:
                         events.append(("created", {"id": arc.id, "developer_id": developer_id}))
             stale = set(existing) - {a.id for a in arcs}
             self.scores.delete_arcs(s, stale)
+            changed = any(
+                existing.get(a.id) is None or existing[a.id].content_hash != hashes[a.id]
+                for a in arcs
+            )
+            if changed or stale or to_judge:
+                self.scores.bump_version(s, developer_id)
         for kind, payload in events:
             for listener in self.listeners:
                 listener(kind, payload)

@@ -274,3 +274,13 @@ class SessionizeCursor(Base):
     org_id: Mapped[str] = mapped_column(String(36))
     dirty_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScoreVersion(Base):
+    """Bumped whenever a developer's arcs or verdicts change: engines key caches on it."""
+
+    __tablename__ = "score_versions"
+
+    developer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -25,6 +25,7 @@ from prism.store.models import (
     IntegrityFlagRow,
     PromptRubricRow,
     ScoreSession,
+    ScoreVersion,
     SubSession,
     TriviaRow,
 )
@@ -271,7 +272,20 @@ class ScoreStore:
             s.execute(delete(model).where(model.sub_session_id.in_(ids)))
         s.execute(delete(SubSession).where(SubSession.id.in_(ids)))
 
+    def bump_version(self, s: Session, developer_id: str) -> None:
+        row = s.get(ScoreVersion, developer_id)
+        if row is None:
+            s.add(ScoreVersion(developer_id=developer_id, version=1, updated_at=_now()))
+        else:
+            row.version += 1
+            row.updated_at = _now()
+
     # --- reads ---------------------------------------------------------------------------------
+    def version(self, developer_id: str) -> int:
+        with self.sessions() as s:
+            row = s.get(ScoreVersion, developer_id)
+            return row.version if row is not None else 0
+
     def digests(self, developer_id: str, start: datetime, end: datetime) -> list[ArcDigest]:
         """Scored arcs of a developer overlapping [start, end), for rework and splitting."""
         with self.sessions() as s:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 18:35:22.319867
+Create Date: 2026-11-22 18:38:12.991677
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ def upgrade() -> None:
             "ix_v3_sessions_dev_started", ["developer_id", "started_at"], unique=False
         )
 
+    op.create_table(
+        "score_versions",
+        sa.Column("developer_id", sa.String(length=36), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("developer_id"),
+    )
     op.create_table(
         "sessionize_cursors",
         sa.Column("developer_id", sa.String(length=36), nullable=False),
@@ -234,6 +241,7 @@ def downgrade() -> None:
 
     op.drop_table("score_v3_sub_sessions")
     op.drop_table("sessionize_cursors")
+    op.drop_table("score_versions")
     with op.batch_alter_table("score_v3_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_v3_sessions_dev_started")
         batch_op.drop_index(batch_op.f("ix_score_v3_sessions_org_id"))
