@@ -77,6 +77,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite returns DateTime(timezone=True) columns naive; every time stored here is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class KeyStore:
     """Tenancy and key operations over the metadata store."""
 
@@ -167,9 +172,9 @@ class KeyStore:
                     org_id=k.org_id,
                     scope=k.scope,
                     name=k.name,
-                    created_at=k.created_at,
-                    last_used_at=k.last_used_at,
-                    revoked_at=k.revoked_at,
+                    created_at=_utc(k.created_at) or k.created_at,
+                    last_used_at=_utc(k.last_used_at),
+                    revoked_at=_utc(k.revoked_at),
                 )
                 for k, email, org_name in session.execute(stmt).all()
             ]
