@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.conftest import require_postgres
 
 from prism.store.db import PG_SCHEMA, make_engine, migrate
 from prism.store.models import Base
+from tests.conftest import require_postgres
 
 
 def _dsn(url: str) -> str:

@@ -7,7 +7,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.unit import scenarios as sc
 
 from prism.score.thresholds import ScoringConfig
 from prism.sessions import text as tx
@@ -21,6 +20,7 @@ from prism.sessions.arcs import (
     build_arcs,
 )
 from prism.sessions.model import REDACTED, EventRow, MetricSignal
+from tests.unit import scenarios as sc
 
 T0 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.unit import scenarios as sc
 
 from prism import judge as j
 from prism.judge import rubric
@@ -19,6 +18,7 @@ from prism.score.thresholds import ScoringConfig
 from prism.sessions import text as tx
 from prism.sessions.arcs import Arc, build_arcs
 from prism.sessions.model import EventRow, MetricSignal
+from tests.unit import scenarios as sc
 
 
 def run(

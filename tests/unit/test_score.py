@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.unit import scenarios as sc
 
 from prism.errors import BadRequest
 from prism.judge.heuristic import judge_arcs
@@ -23,6 +22,7 @@ from prism.score.windows import (
     working_days_elapsed,
 )
 from prism.sessions.arcs import build_arcs
+from tests.unit import scenarios as sc
 
 WED = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday
 
