@@ -6,20 +6,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from prism.errors import BadRequest, NotFound
 from prism.lake.query import Lake
+from prism.score.reader import ScoreReader
+from prism.score.thresholds import ScoringConfig
 from prism.settings import Settings
 from prism.store.keys import KeyStore, Principal
+from prism.web.auth import cookie_principal
 
 
 @dataclass
 class EngineContext:
-    """The parts one engine process holds; routes reach them through `request.app.state`."""
+    """The parts one engine process holds; routes reach them through `request.app.state`.
+
+    `sessions` and `scores` default to the key store's sessionmaker and a reader over it, so
+    callers that build the context from settings, keys and lake alone keep working.
+    """
 
     settings: Settings
     keys: KeyStore
     lake: Lake
+    sessions: sessionmaker[Session] | None = None
+    scores: ScoreReader | None = None
+
+    def __post_init__(self) -> None:
+        if self.sessions is None:
+            self.sessions = self.keys._sessions
+        if self.scores is None:
+            self.scores = ScoreReader(self.sessions, ScoringConfig.from_settings(self.settings))
 
 
 def context(request: Request) -> EngineContext:
@@ -35,6 +51,9 @@ def principal(request: Request) -> Principal:
     if header:
         scheme, _, token = header.strip().partition(" ")
         secret = token.strip() if scheme.lower() == "bearer" else None
+    elif (web_who := cookie_principal(request)) is not None:  # the dashboard's session cookie
+        request.state.principal = web_who
+        return web_who
     who = ctx.keys.authenticate(secret)
     request.state.principal = who
     return who

@@ -30,7 +30,8 @@ from prism.lake.query import Lake
 from prism.score.thresholds import ScoringConfig
 from prism.sessions.arcs import Arc, build_arcs
 from prism.sessions.model import EventRow, MetricSignal
-from prism.store.models import SessionizeCursor
+from prism.store.locks import try_lock
+from prism.store.models import SessionizeCursor, SubSession
 from prism.store.scores import ScoreStore
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def mark_dirty(session: Session, earliest: dict[tuple[str, str], datetime]) -> N
     `earliest` maps (org_id, developer_id) to the earliest event time written.
     """
     now = datetime.now(UTC)
-    for (org_id, dev), t in earliest.items():
-        row = session.get(SessionizeCursor, dev)
+    # Locked, in a fixed order: concurrent lake writers must not overwrite each other's mark.
+    for (org_id, dev), t in sorted(earliest.items()):
+        row = session.get(SessionizeCursor, dev, with_for_update=True)
         if row is None:
             session.add(
                 SessionizeCursor(developer_id=dev, org_id=org_id, dirty_since=t, updated_at=now)
@@ -147,7 +149,13 @@ class Sessionizer:
             item["sessions"].add(agent_session)
         judged = 0
         for (org, dev), item in work.items():
-            judged += self.process(org, dev, item["since"], item["sessions"], now, item["stamp"])
+            # Scale mode runs many workers: each developer is worked on by one at a time (a
+            # PostgreSQL advisory lock held for the duration); the others skip it this tick.
+            with try_lock(self.sessions.kw["bind"], f"sessionize:{dev}") as mine:
+                if mine:
+                    judged += self.process(
+                        org, dev, item["since"], item["sessions"], now, item["stamp"]
+                    )
         self.stats.runs += 1
         self.stats.developers += len(work)
         self.stats.arcs_judged += judged
@@ -184,8 +192,23 @@ class Sessionizer:
         return judged
 
     def _persist(
-        self, org_id: str, developer_id: str, session_ids: set[str], arcs: list[Arc], now: datetime
+        self,
+        org_id: str,
+        developer_id: str,
+        session_ids: set[str],
+        arcs: list[Arc],
+        now: datetime,
+        *,
+        force: frozenset[str] = frozenset(),
+        judge: Judge | None = None,
     ) -> int:
+        """Store arcs; judge the closed ones that changed, are new, or are in `force`.
+
+        An unchanged arc keeps its verdict unless the worker's own judge has a newer version;
+        a verdict a backfill got from another judge (say an LLM) stays current until the arc's
+        content changes.
+        """
+        judge = judge or self.judge
         existing = self.scores.existing(developer_id, session_ids)
         to_judge: list[Arc] = []
         hashes: dict[str, str] = {}
@@ -196,11 +219,11 @@ class Sessionizer:
             if not arc.is_closed(now):
                 continue
             if (
-                old is not None
+                arc.id not in force
+                and old is not None
                 and old.status == "scored"
                 and old.content_hash == h
-                and old.judge_name == self.judge.name
-                and old.judge_version == self.judge.version
+                and (old.judge_name != judge.name or old.judge_version == judge.version)
             ):
                 continue
             to_judge.append(arc)
@@ -216,9 +239,7 @@ class Sessionizer:
                 for d in self.scores.digests(developer_id, start, end)
                 if d.arc_id not in judged_ids
             ]
-            verdicts = judge_arcs(
-                to_judge, self.judge, config=self.config, now=now, history=history
-            )
+            verdicts = judge_arcs(to_judge, judge, config=self.config, now=now, history=history)
         by_id = {v.arc_id: v for v in verdicts}
         by_session: dict[str, list[Arc]] = defaultdict(list)
         for arc in arcs:
@@ -249,12 +270,58 @@ class Sessionizer:
         self.stats.arcs_seen += len(arcs)
         return len(verdicts)
 
+    def rejudge(
+        self,
+        org_id: str,
+        developer_id: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        judge: Judge | None = None,
+    ) -> int:
+        """Backfill: re-judge the scored arcs that ended in [start, end), even unchanged ones.
+
+        Earlier verdicts stay in history (`score_v3_verdicts`); returns how many were judged.
+        """
+        with self.sessions() as s:
+            targets = s.execute(
+                select(SubSession.id, SubSession.claude_session_id, SubSession.started_at).where(
+                    SubSession.org_id == org_id,
+                    SubSession.developer_id == developer_id,
+                    SubSession.status == "scored",
+                    SubSession.ended_at >= start,
+                    SubSession.ended_at < end,
+                )
+            ).all()
+        if not targets:
+            return 0
+        session_ids = {t.claude_session_id for t in targets}
+        since = min(_utc(t.started_at) for t in targets) - LOOKBACK
+        rows = self.lake.events_of_sessions(org_id, developer_id, sorted(session_ids), since)
+        signals = self.lake.metric_signals(
+            org_id, developer_id, sorted(session_ids), SIGNAL_METRICS, since
+        )
+        arcs = build_arcs(
+            [EventRow.from_mapping(r) for r in rows],
+            [MetricSignal.from_mapping(r) for r in signals],
+            self.config,
+        )
+        return self._persist(
+            org_id,
+            developer_id,
+            session_ids,
+            arcs,
+            now,
+            force=frozenset(t.id for t in targets),
+            judge=judge,
+        )
+
     def _clear(self, developer_id: str, stamp: datetime | None) -> None:
         """Clear the dirty mark unless the writer marked it again meanwhile."""
         if stamp is None:
             return
         with self.sessions.begin() as s:
-            row = s.get(SessionizeCursor, developer_id)
+            row = s.get(SessionizeCursor, developer_id, with_for_update=True)
             if row is not None and row.updated_at == stamp:
                 row.dirty_since = None
 
