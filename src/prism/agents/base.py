@@ -33,19 +33,21 @@ def as_int(v: Any) -> int | None:
     if v is None or isinstance(v, bool):
         return int(v) if isinstance(v, bool) else None
     if isinstance(v, int):
-        return v
+        # OTLP/JSON intValue can be any size; the lake's integer columns are int64.
+        return v if -(2**63) <= v < 2**63 else None
     if isinstance(v, float):
         return int(v) if v == v and abs(v) < 9.2e18 else None
     if isinstance(v, str):
         s = v.strip()
         try:
-            return int(s)
+            n = int(s)
         except ValueError:
             try:
                 f = float(s)
             except ValueError:
                 return None
             return int(f) if f == f and abs(f) < 9.2e18 else None
+        return n if -(2**63) <= n < 2**63 else None
     return None
 
 
@@ -103,4 +105,5 @@ def usd_to_micros(v: Any) -> int | None:
         return None
     if not d.is_finite():
         return None
-    return int((d * 1_000_000).to_integral_value())
+    micros = int((d * 1_000_000).to_integral_value())
+    return micros if -(2**63) <= micros < 2**63 else None

@@ -48,6 +48,7 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "response_length": ("response_length", _INT),
     "tool_parameters": ("tool_parameters", _STR),
     "tool_input": ("tool_input", _STR),
+    "tool_input_length": ("tool_input_length", _INT),  # left by PRISM_STORE_CONTENT=false
     "request_id": ("request_id", _STR),
     "query_source": ("query_source", _STR),
     "message.uuid": ("message_uuid", _STR),
@@ -104,7 +105,7 @@ class ClaudeCodeAdapter:
         tool_input = cols.get("tool_input")
         if tool_input is not None:
             cols["tool_input_length"] = len(tool_input)
-        elif "tool_input_size_bytes" in attrs:
+        elif cols.get("tool_input_length") is None and "tool_input_size_bytes" in attrs:
             cols["tool_input_length"] = as_int(attrs["tool_input_size_bytes"])
         if cols.get("prompt") is not None and cols.get("prompt_length") is None:
             cols["prompt_length"] = len(cols["prompt"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from prism.errors import Unavailable
 from prism.queue.base import Batch, Queue, QueueFull
-from prism.receive import otlp
+from prism.receive import otlp, redact
 from prism.store.keys import KeyStore, Principal
 
 
@@ -39,9 +39,12 @@ def batch_id(principal: Principal, signal: str, payload: bytes) -> str:
 
 
 class IngestService:
-    def __init__(self, *, keys: KeyStore, queue: Queue) -> None:
+    def __init__(self, *, keys: KeyStore, queue: Queue, store_content: bool = True) -> None:
         self.keys = keys
         self.queue = queue
+        # False (PRISM_STORE_CONTENT=false): prompts, responses and tool inputs are stripped
+        # here, before queueing, so they never reach disk (see `receive.redact`).
+        self.store_content = store_content
         self.counters = IngestCounters()
 
     def authenticate(self, authorization: str | None) -> Principal:
@@ -60,6 +63,8 @@ class IngestService:
         if checked.records == 0:
             # Nothing to store (an empty export is legal OTLP): answer success without queueing.
             return checked
+        if not self.store_content:
+            payload = redact.redact(signal, encoding, payload)
         batch = Batch(
             batch_id=batch_id(principal, signal, payload),
             signal=signal,

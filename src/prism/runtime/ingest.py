@@ -8,6 +8,7 @@ import logging
 
 import uvicorn
 
+from prism import metrics
 from prism.queue import open_queue
 from prism.receive.grpc import create_grpc_server
 from prism.receive.http import create_ingest_app
@@ -20,9 +21,10 @@ log = logging.getLogger(__name__)
 
 async def run_ingest(settings: Settings) -> None:
     setup_logging(settings, "ingest")
+    metrics.enable_multiprocess(settings.data_dir / "metrics")
     _, keys = open_store(settings)
     queue = open_queue(settings)
-    service = IngestService(keys=keys, queue=queue)
+    service = IngestService(keys=keys, queue=queue, store_content=settings.store_content)
     app = create_ingest_app(settings, service)
     server = uvicorn.Server(
         uvicorn.Config(
