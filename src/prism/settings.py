@@ -132,12 +132,17 @@ class Settings(BaseSettings):
     )
     new_task_max_similarity: float = Field(
         0.2,
-        description="Share of a prompt's content words already seen in the arc below which it is a new goal.",
+        description=(
+            "Share of a prompt's content words already seen in the arc below which it is a "
+            "new goal."
+        ),
     )
     min_prompts: int = Field(1, description="Substance floor: prompts an arc needs.")
     min_work_actions: int = Field(
         2,
-        description="Substance floor: work actions (edits, writes, bash, other tool results) an arc needs.",
+        description=(
+            "Substance floor: work actions (edits, writes, bash, other tool results) an arc needs."
+        ),
     )
     min_seconds: float = Field(
         60.0, description="Substance floor: seconds from first prompt to last activity."
@@ -148,7 +153,9 @@ class Settings(BaseSettings):
     )
     complete_margin: float = Field(
         0.2,
-        description="How much completion evidence must exceed evidence against it for goal_complete.",
+        description=(
+            "How much completion evidence must exceed evidence against it for goal_complete."
+        ),
     )
     rework_window_days: int = Field(
         7, description="An arc redoing a goal completed this many days before is rework."
@@ -161,14 +168,18 @@ class Settings(BaseSettings):
     )
     revoke_reworked: bool = Field(
         False,
-        description="When true, an arc marked reworked_later loses its crush (spec default: shown only).",
+        description=(
+            "When true, an arc marked reworked_later loses its crush (spec default: shown only)."
+        ),
     )
     intent_min_confidence: float = Field(
         0.5, description="Confidence an intent class needs for the arc to count as committed."
     )
     infer_intent_without_text: bool = Field(
         True,
-        description="Infer intent from tool activity when prompts carry no text (see docs/scoring.md).",
+        description=(
+            "Infer intent from tool activity when prompts carry no text (see docs/scoring.md)."
+        ),
     )
     grade_a: float = Field(0.85, description="Prompt grade cut-off for letter A.")
     grade_b: float = Field(0.7, description="Prompt grade cut-off for letter B.")
@@ -191,7 +202,10 @@ class Settings(BaseSettings):
     splitting_window_seconds: int = Field(3600, description="... within this many seconds.")
     splitting_margin: float = Field(
         2.0,
-        description='An arc is "barely over the floor" when work, seconds and output tokens are all within this factor of their floor.',
+        description=(
+            'An arc is "barely over the floor" when work, seconds and output tokens are all '
+            "within this factor of their floor."
+        ),
     )
     blocking_flags: list[str] = Field(
         ["arc_splitting", "auto_retry_storm", "self_grading"],
@@ -223,6 +237,203 @@ class Settings(BaseSettings):
     )
     sessionize_tick_seconds: float = Field(
         1.0, gt=0, description="How often the worker looks for new events and silent arcs."
+    )
+
+    # --- events, webhooks, rate limits (issue 5) ------------------------------------------------
+    events_retention_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long events stay in the event log; a client resuming with an older "
+        "Last-Event-ID gets only what is left.",
+    )
+    events_poll_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=10,
+        description="How often each engine process looks for new events (on PostgreSQL "
+        "LISTEN/NOTIFY wakes it sooner).",
+    )
+    events_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Seconds between SSE heartbeat comments on an idle stream."
+    )
+    events_client_buffer: int = Field(
+        1000,
+        ge=1,
+        description="Events buffered per SSE client; a client that falls this far behind is "
+        "disconnected and resumes with Last-Event-ID.",
+    )
+    events_max_clients: int = Field(
+        1000, ge=1, description="Most SSE clients one engine process serves at once (503 past it)."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhook targets on private, loopback and link-local addresses "
+        "(refused by default: they reach into the server's own network).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Time a webhook target has to answer one delivery."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, description="Attempts per delivery before it is marked failed."
+    )
+    webhook_retry_base_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="First retry delay; each later one doubles it (half of each delay random).",
+    )
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest delay between two attempts of one delivery."
+    )
+    webhook_disable_after_failures: int = Field(
+        20,
+        ge=1,
+        description="Consecutive failed attempts after which a webhook is disabled (the user "
+        "re-enables it with PATCH /v1/webhooks/{id}).",
+    )
+    webhook_poll_seconds: float = Field(
+        0.5, gt=0, description="How often the webhook sender looks for new events and due retries."
+    )
+    webhook_log_retention_days: float = Field(
+        14.0, gt=0, description="How long finished deliveries stay in the delivery log."
+    )
+    rate_limit_enabled: bool = Field(
+        True, description="Token-bucket rate limits per API key on every HTTP endpoint."
+    )
+    rate_limit_admin_per_minute: int = Field(
+        3000, ge=1, description="Engine requests per minute (and burst) for an admin key."
+    )
+    rate_limit_developer_per_minute: int = Field(
+        1200, ge=1, description="Engine requests per minute (and burst) for a developer key."
+    )
+    rate_limit_anonymous_per_minute: int = Field(
+        600,
+        ge=1,
+        description="Requests per minute per client address without a valid key (health "
+        "probes, scrapes, bad keys).",
+    )
+    rate_limit_ingest_per_minute: int = Field(
+        120000,
+        ge=1,
+        description="OTLP/HTTP export requests per minute (and burst) per key on the ingest "
+        "port: its own, larger budget.",
+    )
+
+    # --- scale mode: NATS JetStream queue ---------------------------------------------------------
+    nats_stream: str = Field(
+        "PRISM",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="JetStream stream holding queued batches (subjects <stream>.logs|metrics|"
+        "traces). Created on first start; edit its limits or replicas with the nats CLI later.",
+    )
+    nats_ack_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a claimed batch stays hidden from other lake writers; a live "
+        "writer extends it while it works, a crashed writer's batches return after this.",
+    )
+    nats_max_inflight: int = Field(
+        4096,
+        ge=1,
+        description="Publishes awaiting their JetStream ack, per ingest process, above which "
+        "ingest answers 503 + Retry-After.",
+    )
+
+    # --- demo (prism demo, prism serve --demo) ---------------------------------------------------
+    demo_developers: int = Field(
+        5, ge=1, le=200, description="Developers in the demo history (`prism demo` default)."
+    )
+    demo_days: int = Field(
+        28, ge=1, le=366, description="Days of demo history, ending now (`prism demo` default)."
+    )
+    demo_seed: int = Field(
+        7, description="Seed of the demo history: the same seed gives the same history."
+    )
+
+    # --- dashboard -------------------------------------------------------------------------------
+    web_session_hours: float = Field(
+        12.0,
+        gt=0,
+        le=720,
+        description="How long a dashboard sign-in lasts before the browser must sign in again.",
+    )
+    web_login_link_minutes: float = Field(
+        15.0,
+        gt=0,
+        le=1440,
+        description="How long the one-time dashboard sign-in link that `prism serve` prints "
+        "stays valid; it works once.",
+    )
+    web_cookie_secure: bool = Field(
+        False,
+        description="Mark the dashboard's cookies Secure (sent over HTTPS only); turn it on when "
+        "Prism is reached through HTTPS.",
+    )
+
+    # --- reports and LLM judges/writers (issue 4) ------------------------------------------------
+    report_workers: int = Field(
+        2, ge=1, le=32, description="Threads per engine process that run async report jobs."
+    )
+    report_stale_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A report job with no progress for this long is taken as dead (its engine "
+        "stopped) and marked failed.",
+    )
+    llm_provider: Literal["anthropic", "openai"] | None = Field(
+        None,
+        description="LLM provider for the tasks in PRISM_LLM_TASKS: `anthropic` (Messages API) "
+        "or `openai` (any OpenAI-compatible chat endpoint: Ollama, vLLM, LM Studio, LiteLLM). "
+        "Unset: the heuristic judge and writer do everything, offline.",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name sent to the provider (e.g. claude-sonnet-4-5, llama3.1)."
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="Provider endpoint; unset uses the SDK's default (api.anthropic.com or "
+        "api.openai.com). Ollama: http://localhost:11434/v1.",
+    )
+    llm_api_key: str | None = Field(
+        None,
+        description="API key for the provider (local OpenAI-compatible servers accept any).",
+        repr=False,
+    )
+    llm_tasks: list[Literal["outcome", "rubric", "titles", "reports"]] = Field(
+        [],
+        description="Tasks the LLM does: outcome, rubric (the LLM judge), titles (sub-session "
+        "titles and summaries), reports (report prose). Others stay heuristic.",
+    )
+    llm_task_models: dict[str, str] = Field(
+        {},
+        description='Per-task override "provider:model", e.g. {"reports": "openai:llama3.1"}.',
+    )
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, description="Time limit of one LLM request (connect and answer)."
+    )
+    llm_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries of an LLM request answered 429 or 5xx."
+    )
+    llm_max_retry_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Longest wait before a retry; a longer Retry-After gives up at once.",
+    )
+    llm_concurrency: int = Field(
+        4, ge=1, le=256, description="LLM requests in flight at once, per process."
+    )
+    llm_max_tokens: int = Field(
+        2048, ge=64, description="Most output tokens one LLM answer may use."
+    )
+    llm_stream: bool = Field(
+        False, description="Read LLM answers as a stream (SSE) instead of one response."
+    )
+    llm_input_usd_per_mtok: str | None = Field(
+        None,
+        description="Price of input tokens (USD per million) for Prism's own LLM cost when the "
+        "model is not in the price table (local models: leave unset = 0).",
+    )
+    llm_output_usd_per_mtok: str | None = Field(
+        None, description="Price of output tokens (USD per million); see the input price."
     )
 
     # --- operations ------------------------------------------------------------------------------

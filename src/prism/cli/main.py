@@ -51,6 +51,7 @@ def serve(
     ingest_port: int | None = typer.Option(None, help="OTLP/HTTP port (PRISM_INGEST_PORT)."),
     grpc_port: int | None = typer.Option(None, help="OTLP/gRPC port (PRISM_GRPC_PORT)."),
     api_port: int | None = typer.Option(None, help="API port (PRISM_API_PORT)."),
+    demo: bool = typer.Option(False, "--demo", help="Load the demo history (once per data dir)."),
 ) -> None:
     """Run ingest, engine and worker together on the embedded defaults."""
     from prism.runtime.supervisor import serve as run
@@ -63,7 +64,24 @@ def serve(
         api_port=api_port,
     )
     try:
-        raise typer.Exit(run(settings))
+        _check_parts(settings)
+        raise typer.Exit(run(settings, demo=demo))
+    except ConfigError as exc:
+        _fail(exc)
+
+
+def _check_parts(settings: Settings) -> None:
+    """Unreachable PostgreSQL, NATS or S3 stops start-up with the fix (runtime/preflight.py)."""
+    from prism.runtime.preflight import check_parts
+
+    check_parts(settings)
+
+
+def _run_role(main: Any) -> None:
+    settings = _settings()
+    try:
+        _check_parts(settings)
+        main(settings)
     except ConfigError as exc:
         _fail(exc)
 
@@ -73,7 +91,7 @@ def ingest() -> None:
     """Run only the ingest service (OTLP/HTTP and OTLP/gRPC)."""
     from prism.runtime.ingest import main
 
-    main(_settings())
+    _run_role(main)
 
 
 @app.command()
@@ -81,7 +99,7 @@ def engine() -> None:
     """Run only the engine API."""
     from prism.runtime.engine import main
 
-    main(_settings())
+    _run_role(main)
 
 
 @app.command()
@@ -89,7 +107,7 @@ def worker() -> None:
     """Run only the background worker (lake writer, compaction)."""
     from prism.runtime.worker import main
 
-    main(_settings())
+    _run_role(main)
 
 
 def _key_store(settings: Settings) -> Any:
@@ -200,6 +218,20 @@ def config_check() -> None:
     for name in Settings.model_fields:
         typer.echo(f"{name} = {getattr(settings, name)!r}")
 
+
+from prism.cli.migrate import migrate_command  # noqa: E402  (registered after the core commands)
+
+app.command("migrate")(migrate_command)
+
+from prism.demo.cli import demo as demo_command  # noqa: E402
+
+app.command("demo")(demo_command)
+
+from prism.importer.cli import import_command  # noqa: E402  (issue 7: history and usage)
+from prism.usage.cli import usage_app  # noqa: E402
+
+app.command("import")(import_command)
+app.add_typer(usage_app, name="usage")
 
 if __name__ == "__main__":
     app()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from prism.errors import ConfigError
 from prism.runtime.bootstrap import bootstrap, first_start_message
 from prism.runtime.parts import open_store
 from prism.settings import Settings
+from prism.web.auth import print_login_link
 
 ROLES = ("ingest", "engine", "worker")
 _PR_SET_PDEATHSIG = 1
@@ -70,8 +72,27 @@ def _wait_ready(settings: Settings, deadline_s: float = 60.0) -> None:
                 time.sleep(0.1)
 
 
-def serve(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM; returns the exit code."""
+def check_ports(settings: Settings) -> None:
+    """Refuse to start when a port is taken, naming the setting that moves it."""
+    for env, port in (
+        ("PRISM_INGEST_PORT", settings.ingest_port),
+        ("PRISM_GRPC_PORT", settings.grpc_port),
+        ("PRISM_API_PORT", settings.api_port),
+    ):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((settings.host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {settings.host}:{port} ({exc.strerror}); "
+                    f"stop what uses it or set {env} to another port"
+                ) from None
+
+
+def serve(settings: Settings, *, demo: bool = False) -> int:
+    """Run until SIGINT/SIGTERM; returns the exit code. `demo` loads the demo history once."""
+    check_ports(settings)
     _, keys = open_store(settings)  # migrate once, before the children race to
     new_key = bootstrap(settings, keys)
     if new_key is not None:
@@ -97,6 +118,11 @@ def serve(settings: Settings) -> int:
             f"API http://{settings.host}:{settings.api_port}, data in {settings.data_dir}",
             flush=True,
         )
+        print_login_link(settings)  # issue 6: one-time dashboard sign-in for the admin
+        if demo:
+            from prism.demo.serve import start_in_background
+
+            start_in_background(settings)
     code = 0
     while not stopping:
         for child in children.values():

@@ -233,7 +233,7 @@ class PromptRubricRow(Base):
     __tablename__ = "score_v3_prompt_rubrics"
     __table_args__ = (Index("ix_v3_prompt_rubrics_arc", "sub_session_id"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # sub_session_id:prompt_id
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # sub_session_id:prompt_id
     sub_session_id: Mapped[str] = mapped_column(ForeignKey("score_v3_sub_sessions.id"))
     prompt_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -284,3 +284,182 @@ class ScoreVersion(Base):
     developer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- events and webhooks (issue 5) ---------------------------------------------------------------
+
+
+class StreamEvent(Base):
+    """The append-only event log: written by whichever process sees the change (mostly the
+    worker), tailed by every engine process for SSE and by the webhook sender. `id` only grows
+    (AUTOINCREMENT on SQLite, a sequence on PostgreSQL), so it is the SSE `id` clients resume
+    from with Last-Event-ID."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_org_dev_id", "org_id", "developer_id", "id"),
+        Index("ix_events_created", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    type: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[str] = mapped_column(String(36))
+    developer_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventCursor(Base):
+    """How far a consumer of the event log (the webhook sender) has read."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Webhook(Base):
+    """A URL subscribed to event types. `secret` signs deliveries, so it is kept as written (an
+    HMAC key cannot be stored as a hash); it is returned once, at creation."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    developer_id: Mapped[str] = mapped_column(String(36))
+    scope: Mapped[str] = mapped_column(String(16))  # developer | org
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the exact body, its attempts, and where it stands."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_hook", "webhook_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    attempt_log: Mapped[list[dict]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- dashboard sign-in (issue 6) ------------------------------------------------------------------
+
+
+class WebSession(Base):
+    """A signed-in dashboard browser. The cookie holds a random token; only its SHA-256 is kept
+    here. A session acts as the API key it was opened with, so revoking the key ends it."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    developer_id: Mapped[str] = mapped_column(String(36))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebLoginToken(Base):
+    """A single-use, short-lived sign-in link (`prism serve` prints one for the admin)."""
+
+    __tablename__ = "web_login_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the link token
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# --- reports and LLM usage (issue 4) --------------------------------------------------------------
+
+
+class InsightReport(Base):
+    """One report generation: a job while `pending`/`running`, a report once `completed`.
+
+    `content` (structured JSON) and `markdown` are written only when the job completes, in the
+    same statement that moves the status, so a cancelled or failed job never leaves a partial
+    report. `family` is `v2` (/v1/insights/report) or `v3` (/v1/score_v3/report); `scope` is a
+    free tag.
+    """
+
+    __tablename__ = "insight_reports"
+    __table_args__ = (
+        Index("ix_insight_reports_dev", "developer_id", "family", "scope", "created_at"),
+        Index("ix_insight_reports_status", "status", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    developer_id: Mapped[str] = mapped_column(String(36))
+    requested_by: Mapped[str] = mapped_column(String(36))
+    family: Mapped[str] = mapped_column(String(4))  # v2 | v3
+    scope: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # pending|running|completed|failed|cancelled
+    step: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str] = mapped_column(String(8))
+    requested_language: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    window_kind: Mapped[str] = mapped_column(String(16))  # daily|weekly|monthly|custom
+    window_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    writer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    writer_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    markdown: Mapped[str | None] = mapped_column(Text, nullable=True)
+    llm_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    llm_output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    llm_cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LlmUsage(Base):
+    """Prism's own LLM calls (judging, titles, reports): tokens and exact cost, per call."""
+
+    __tablename__ = "llm_usage"
+    __table_args__ = (Index("ix_llm_usage_at", "at"), Index("ix_llm_usage_ref", "ref"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    provider: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(16))  # outcome|rubric|titles|reports
+    outcome: Mapped[str] = mapped_column(String(32))  # ok | the failure reason
+    ref: Mapped[str | None] = mapped_column(String(80), nullable=True)  # arc or report id
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
