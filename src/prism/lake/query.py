@@ -17,6 +17,7 @@ import pyarrow as pa
 from datafusion import SessionConfig, SessionContext
 
 from prism.lake import schema
+from prism.lake.dedupe import prefer_live
 from prism.lake.storage import LakeStorage
 
 
@@ -50,6 +51,9 @@ class Lake:
         self.ctx = SessionContext(config)
         # Without this the listing cache hides files published after the first query.
         self.ctx.sql("SET datafusion.runtime.list_files_cache_limit = '0K'").collect()
+        register = getattr(storage, "register_object_store", None)
+        if register is not None:  # an object-store lake (S3) tells DataFusion how to reach it
+            register(self.ctx)
         for table, sch in schema.TABLES.items():
             self.ctx.register_listing_table(
                 table,
@@ -158,7 +162,8 @@ class Lake:
             f"AND time >= $since AND date >= $since_date AND {in_sessions} "
             "ORDER BY time, event_sequence NULLS FIRST"
         )
-        return self.sql(query, params).to_pylist()
+        # A session both sent live and imported from its transcript: live rows win.
+        return prefer_live(self.sql(query, params).to_pylist())
 
     def metric_signals(
         self,
