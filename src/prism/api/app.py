@@ -8,12 +8,14 @@ from fastapi import FastAPI
 
 from prism import __version__
 from prism.api.deps import EngineContext
+from prism.api.edge import install_engine_edge
 from prism.api.errors import install_error_handlers
-from prism.api.routes import keys, telemetry
+from prism.api.routes import events, keys, ops, score_v3, telemetry, webhooks
 from prism.api.schemas import Health
 from prism.lake.query import Lake
 from prism.settings import Settings
 from prism.store.keys import KeyStore
+from prism.web.routes import install_dashboard
 
 
 def create_engine_app(settings: Settings, *, keys_store: KeyStore, lake: Lake) -> FastAPI:
@@ -27,6 +29,20 @@ def create_engine_app(settings: Settings, *, keys_store: KeyStore, lake: Lake) -
     install_error_handlers(app)
     app.include_router(telemetry.router)
     app.include_router(keys.router)
+    app.include_router(score_v3.router)
+    from prism.api.routes import insights, intelligence, score_v3_reports  # issue 4: reports
+
+    app.include_router(score_v3_reports.router)
+    app.include_router(insights.router)
+    app.include_router(intelligence.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
+    app.include_router(ops.router)
+    install_dashboard(app)  # issue 6: /dashboard/, /login, /logout
+    from prism.api.routes import importer  # issue 7: transcript import, usage reports
+
+    app.include_router(importer.router)
+    install_engine_edge(app, settings, keys_store)
 
     async def _health() -> Health:
         checks: dict[str, object] = {}
@@ -43,6 +59,9 @@ def create_engine_app(settings: Settings, *, keys_store: KeyStore, lake: Lake) -
         except Exception as exc:
             checks["lake"] = f"error: {type(exc).__name__}"
             status = "degraded"
+        extra, fine = await app.state.ops.health_checks()
+        checks.update(extra)
+        status = status if fine else "degraded"
         return Health(status=status, service="engine", version=__version__, checks=checks)
 
     app.add_api_route("/", _health, methods=["GET"], response_model=Health, tags=["ops"])

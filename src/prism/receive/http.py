@@ -14,8 +14,10 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from prism import __version__
+from prism.api.edge import install_ingest_edge
 from prism.api.errors import install_error_handlers
 from prism.errors import UnsupportedMediaType
+from prism.metrics import INGEST_BYTES, INGEST_RECORDS, INGEST_REJECTED
 from prism.receive import otlp
 from prism.receive.body import inflate, read_limited
 from prism.receive.service import IngestService
@@ -60,6 +62,9 @@ def create_ingest_app(settings: Settings, service: IngestService) -> FastAPI:
             raw, request.headers.get("content-encoding"), max_bytes=settings.max_decompressed_bytes
         )
         checked = await service.accept(principal, signal, encoding, payload)
+        INGEST_RECORDS.labels(signal, "http").inc(checked.records)
+        INGEST_BYTES.labels(signal, "http").inc(len(raw))
+        INGEST_REJECTED.labels(signal, "http").inc(checked.rejected)
         body = otlp.success_response(
             signal, checked.rejected, checked.message, as_json=encoding == "json"
         )
@@ -125,4 +130,5 @@ def create_ingest_app(settings: Settings, service: IngestService) -> FastAPI:
         app.add_api_route(path, proxy, methods=["GET", "POST"], include_in_schema=False)
 
     app.router.on_shutdown.append(engine.aclose)
+    install_ingest_edge(app, settings, service, proxied=PROXIED)
     return app

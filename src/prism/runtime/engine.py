@@ -7,6 +7,7 @@ import gc
 
 import uvicorn
 
+from prism import metrics
 from prism.api.app import create_engine_app
 from prism.lake.query import Lake
 from prism.lake.storage import open_storage
@@ -16,6 +17,7 @@ from prism.settings import Settings
 
 async def run_engine(settings: Settings) -> None:
     setup_logging(settings, "engine")
+    metrics.enable_multiprocess(settings.data_dir / "metrics")
     _, keys = open_store(settings)
     lake = Lake(open_storage(settings.lake_root))
     app = create_engine_app(settings, keys_store=keys, lake=lake)
@@ -28,6 +30,9 @@ async def run_engine(settings: Settings) -> None:
             access_log=False,
             loop="uvloop",
             http="httptools",
+            # Event streams never end on their own: past this, shutdown cuts them (clients
+            # reconnect with Last-Event-ID) instead of waiting for every client to leave.
+            timeout_graceful_shutdown=3,
         )
     )
     gc.freeze()

@@ -7,14 +7,19 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends
 
 from prism.api.deps import EngineContext, context, principal
-from prism.api.schemas import ERRORS, KeyCreate, KeyCreated, KeyItem, KeyList
+from prism.api.schemas import ERRORS, ErrorBody, KeyCreate, KeyCreated, KeyItem, KeyList
 from prism.errors import Forbidden, NotFound
 from prism.store.keys import Principal
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=ERRORS)
 
 
-@router.post("", status_code=201, response_model=KeyCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=KeyCreated,
+    responses={403: {"model": ErrorBody, "description": "Needs an admin key of that org"}},
+)
 def create_key(
     body: KeyCreate, ctx: EngineContext = Depends(context), who: Principal = Depends(principal)
 ) -> KeyCreated:
