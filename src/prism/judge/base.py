@@ -144,6 +144,8 @@ class ArcVerdict:
     goal_tokens: frozenset[str] = frozenset()
     has_correction_after_first: bool = False
     closed: bool = True
+    judge_note: str | None = None
+    """Why a judge's own answer was not used (an LLM judge that fell back: "timeout: ...")."""
 
     @property
     def qualifying(self) -> bool:
