@@ -94,6 +94,8 @@ class PrismServer:
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> PrismServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The log is appended across restarts: wait for a new "ready" line, not an old one.
+        readies = self.log().count("Prism is ready")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "prism.cli.main", "serve"],
@@ -106,7 +108,7 @@ class PrismServer:
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"prism serve exited early:\n{self.log()}")
-            return "Prism is ready" in self.log()
+            return self.log().count("Prism is ready") > readies
 
         wait_for(ready, timeout=timeout, what="prism serve to be ready")
         if self.admin_key is None:

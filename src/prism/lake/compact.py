@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prism.lake import schema
 from prism.lake.storage import FileInfo, LakeStorage
-from prism.lake.writer import LakeWriter, parquet_bytes
+from prism.lake.writer import LakeWriter
 from prism.store.models import LakeCommit
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class Compactor:
         min_files: int = 16,
         small_bytes: int = 8 << 20,
         min_age_s: float = 5.0,
+        group_rows: int = 65_536,
     ) -> None:
         self.storage = storage
         self.sessions = sessions
@@ -45,6 +46,7 @@ class Compactor:
         self.min_files = min_files
         self.small_bytes = small_bytes
         self.min_age_s = min_age_s
+        self.group_rows = group_rows  # rows per row group of a compacted file (bounds memory)
         self.compactions = 0
 
     def candidates(self, now: float) -> dict[str, list[FileInfo]]:
@@ -66,15 +68,10 @@ class Compactor:
 
     def compact(self, partition: str, files: list[FileInfo]) -> str:
         table = partition.split("/", 1)[0]
-        sch = schema.TABLES[table]
-        parts = [pq.read_table(io.BytesIO(self.storage.read(f.path))) for f in files]
-        merged = pa.concat_tables([p.select(sch.names).cast(sch) for p in parts])
-        merged = merged.sort_by(
-            [("developer_id", "ascending"), (schema.TIME_COLUMN[table], "ascending")]
-        )
         commit_id = str(uuid.uuid4())
         rel = f"{partition}/part-{commit_id}.parquet"
-        self.storage.stage(rel, parquet_bytes(merged))
+        data, rows = self._merge(table, files)
+        self.storage.stage(rel, data)
         old = [f.path for f in files]
         try:
             with self.sessions.begin() as session:
@@ -83,7 +80,7 @@ class Compactor:
                         id=commit_id,
                         state="renaming",
                         files={"publish": [rel], "delete": old},
-                        records=merged.num_rows,
+                        records=rows,
                         created_at=datetime.now(UTC),
                     )
                 )
@@ -93,3 +90,37 @@ class Compactor:
         self.writer._finish(commit_id, [rel], old)
         log.info("compacted %d files of %s into %s", len(old), partition, rel)
         return rel
+
+    def _merge(self, table: str, files: list[FileInfo]) -> tuple[bytes, int]:
+        """One Parquet file from `files`, built a row group at a time.
+
+        Decoded, an event with its attribute maps takes a kilobyte or two, so merging a
+        partition's small files at once could take gigabytes; here memory holds one row group
+        (`group_rows` rows, each sorted like the writer's files) plus the compressed output.
+        """
+        sch = schema.TABLES[table]
+        order = [("developer_id", "ascending"), (schema.TIME_COLUMN[table], "ascending")]
+        out = io.BytesIO()
+        rows = 0
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        with pq.ParquetWriter(
+            out, sch, compression="zstd", use_dictionary=True, write_statistics=True
+        ) as writer:
+
+            def flush() -> None:
+                group = pa.concat_tables(pending).sort_by(order)
+                writer.write_table(group, row_group_size=max(1, group.num_rows))
+                pending.clear()
+
+            for f in files:
+                part = pq.read_table(io.BytesIO(self.storage.read(f.path)))
+                pending.append(part.select(sch.names).cast(sch))
+                pending_rows += part.num_rows
+                if pending_rows >= self.group_rows:
+                    flush()
+                    rows, pending_rows = rows + pending_rows, 0
+            if pending:
+                flush()
+                rows += pending_rows
+        return out.getvalue(), rows

@@ -19,9 +19,13 @@ import asyncio
 import hashlib
 import io
 import logging
+import os
+import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,22 +37,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from prism.lake import schema
-from prism.lake.normalize import Normalized, NormalizeOptions, normalize
+from prism.lake.normalize import (
+    Normalized,
+    NormalizeOptions,
+    by_date,
+    normalize,
+    rows_to_table,
+)
 from prism.lake.storage import LakeStorage
 from prism.queue.base import Claimed, Queue
 from prism.store.models import LakeAppliedBatch, LakeCommit, MetricSeriesState
 
 log = logging.getLogger(__name__)
+__all__ = ["LakeWriter", "WriterStats", "parquet_bytes", "rows_to_table", "series_key"]
 
 STAGED_GRACE_S = 600.0
 APPLIED_RETENTION = timedelta(days=7)
-
-
-def rows_to_table(table: str, rows: list[dict[str, Any]]) -> pa.Table:
-    """Build an Arrow table column by column (much faster than row-wise conversion)."""
-    sch = schema.TABLES[table]
-    arrays = [pa.array([r.get(f.name) for r in rows], type=f.type) for f in sch]
-    return pa.Table.from_arrays(arrays, schema=sch)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -100,14 +104,28 @@ class LakeWriter:
         sessions: sessionmaker[Session],
         options: NormalizeOptions,
         flush_batches: int = 2000,
+        flush_records: int = 25_000,
         idle_wait_s: float = 0.5,
         visibility_s: float = 120.0,
+        nice: int = 10,
     ) -> None:
         self.queue = queue
         self.storage = storage
         self.sessions = sessions
         self.options = options
         self.flush_batches = flush_batches
+        # Batches carry 1 to thousands of records: claim about `flush_records` per flush so a
+        # flush's memory and duration stay bounded whatever the exporters' batch size.
+        self.flush_records = flush_records
+        self._records_per_batch = 100.0
+        # Flushes run on one thread of their own, at a lower CPU priority (`nice`): on a box
+        # where ingest and the writer share the cores, acks (which wait on a client) go first
+        # and the writer, whose queue absorbs the delay, takes what is left. One thread also
+        # keeps the flushes' allocations in one malloc arena.
+        self.nice = nice
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="lake-writer", initializer=self._lower_priority
+        )
         self.idle_wait_s = idle_wait_s
         self.visibility_s = visibility_s
         self.stats = WriterStats()
@@ -126,12 +144,15 @@ class LakeWriter:
         self._stopping.set()
         if self._task is not None:
             await self._task
+        self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                claimed = await self.queue.claim(self.flush_batches, self.visibility_s)
+                claimed = await self.queue.claim(self.claim_size(), self.visibility_s)
                 if claimed:
+                    mean = sum(c.batch.records for c in claimed) / len(claimed)
+                    self._records_per_batch = max(1.0, (self._records_per_batch + mean) / 2)
                     await self.flush(claimed)
                     continue
             except Exception:  # keep draining; the batches come back after visibility
@@ -141,9 +162,21 @@ class LakeWriter:
             except TimeoutError:
                 pass
 
+    def claim_size(self) -> int:
+        """Batches to claim for about `flush_records` records (at most `flush_batches`)."""
+        return max(1, min(self.flush_batches, int(self.flush_records / self._records_per_batch)))
+
     # --- one flush -------------------------------------------------------------------------------
+    def _lower_priority(self) -> None:
+        if self.nice and sys.platform.startswith("linux"):
+            try:  # Linux: a thread id names one thread, so only the flush thread is lowered
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except OSError:
+                log.warning("could not lower the lake writer's priority", exc_info=True)
+
     async def flush(self, claimed: list[Claimed]) -> None:
-        handles = await asyncio.to_thread(self.apply, claimed)
+        loop = asyncio.get_running_loop()
+        handles = await loop.run_in_executor(self._executor, self.apply, claimed)
         await self.queue.ack(handles)
 
     def apply(self, claimed: list[Claimed]) -> list[int | str]:
@@ -179,7 +212,7 @@ class LakeWriter:
         records_of: dict[str, int] = {}
         for c in fresh:
             out = by_org[c.batch.org_id]
-            before = len(out.events) + len(out.metrics) + len(out.spans)
+            before = len(out)
             try:
                 normalize(c.batch, self.options, out)
             except Exception:
@@ -187,9 +220,7 @@ class LakeWriter:
                 # journal it as applied with 0 records so it is not retried forever.
                 log.exception("batch %s could not be normalized; skipped", c.batch.batch_id)
                 self.stats.failed_batches += 1
-            records_of[c.batch.batch_id] = (
-                len(out.events) + len(out.metrics) + len(out.spans) - before
-            )
+            records_of[c.batch.batch_id] = len(out) - before
         commit_id = str(uuid.uuid4())
         now = datetime.now(UTC)
         files: list[str] = []
@@ -251,19 +282,15 @@ class LakeWriter:
         total = 0
         for org_id, norm in by_org.items():
             for table in schema.TABLES:
-                rows = norm.table(table)
-                if not rows:
+                if not norm.count(table):
                     continue
-                time_col = schema.TIME_COLUMN[table]
-                by_date: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                for r in rows:
-                    by_date[r[time_col].strftime("%Y-%m-%d")].append(r)
-                for date, part in by_date.items():
-                    tbl = rows_to_table(table, part).sort_by(_sort_key(table))
+                whole = norm.to_arrow(table)
+                for date, part in by_date(whole, schema.TIME_COLUMN[table]).items():
+                    tbl = part.sort_by(_sort_key(table))
                     rel = f"{table}/org_id={org_id}/date={date}/part-{commit_id}.parquet"
                     self.storage.stage(rel, parquet_bytes(tbl))
                     files.append(rel)
-                    total += len(part)
+                    total += tbl.num_rows
         return total
 
     def _finish(self, commit_id: str, publish: list[str], remove: list[str]) -> None:
@@ -299,7 +326,12 @@ class LakeWriter:
         states = {
             s.series_key: s
             for s in session.scalars(
-                select(MetricSeriesState).where(MetricSeriesState.series_key.in_(keys))
+                # Locked in key order: two writers (scale mode) must not both subtract from
+                # the same last value.
+                select(MetricSeriesState)
+                .where(MetricSeriesState.series_key.in_(keys))
+                .order_by(MetricSeriesState.series_key)
+                .with_for_update()
             )
         }
         cumulative.sort(key=lambda r: r["time"])

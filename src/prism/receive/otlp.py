@@ -13,10 +13,14 @@ malformed `{"doubleValue": {}}`. The JSON walker accepts all of these.
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Iterator
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 import orjson
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -30,6 +34,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from prism.errors import BadRequest
 
@@ -229,6 +235,10 @@ def success_response(signal: str, rejected: int, message: str, *, as_json: bool)
 
 def walk(signal: str, encoding: str, payload: bytes) -> Iterator[Any]:
     if encoding == "protobuf":
+        if signal == "logs":
+            fast = _pb_logs_flat(payload)
+            if fast is not None:
+                return iter(fast)
         request = REQUEST_TYPES[signal].FromString(payload)
         return {"logs": _pb_logs, "metrics": _pb_metrics, "traces": _pb_spans}[signal](request)
     doc = orjson.loads(payload) if payload else {}
@@ -290,6 +300,159 @@ def _pb_logs(request: Any) -> Iterator[LogItem]:
                 )
 
 
+# Logs are the volume, and walking them attribute by attribute through protobuf objects costs
+# about half a microsecond per attribute (two wrapper objects, a WhichOneof, a getter): a Claude
+# Code event has ~20. The flat path reads the same bytes through private, wire-compatible views
+# of the OTLP messages in which each record's attributes form ONE message (protobuf merges
+# repeated occurrences of a singular message field, so its repeated `key`/`value` fields fill
+# up in wire order) and all the AnyValues of a scope are parsed by ONE call into per-type lists.
+# Python then only pairs them up. Anything not in the canonical form every OTLP SDK writes (a
+# KeyValue without key or value, an AnyValue with two fields) makes it return None, and the
+# reference walker above handles the request.
+
+
+def _pb_flat_types() -> dict[str, Any]:
+    F = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="prism/otlp_flat_logs.proto", package="prism.otlp_flat", syntax="proto3"
+    )
+    layouts: dict[str, list[tuple[int, str, int, bool, str]]] = {
+        "Request": [(1, "resource_logs", F.TYPE_MESSAGE, True, "ResourceLogs")],
+        "ResourceLogs": [
+            (1, "resource", F.TYPE_BYTES, False, ""),
+            (2, "scope_logs", F.TYPE_MESSAGE, True, "ScopeLogs"),
+        ],
+        "ScopeLogs": [
+            (1, "scope", F.TYPE_BYTES, False, ""),
+            (2, "log_records", F.TYPE_MESSAGE, True, "LogRecord"),
+        ],
+        "LogRecord": [
+            (1, "time_unix_nano", F.TYPE_FIXED64, False, ""),
+            (3, "severity_text", F.TYPE_STRING, False, ""),
+            (5, "body", F.TYPE_BYTES, False, ""),
+            (6, "attributes", F.TYPE_MESSAGE, False, "KeyValues"),  # singular: merged
+            (9, "trace_id", F.TYPE_BYTES, False, ""),
+            (10, "span_id", F.TYPE_BYTES, False, ""),
+            (11, "observed_time_unix_nano", F.TYPE_FIXED64, False, ""),
+        ],
+        "KeyValues": [
+            (1, "key", F.TYPE_STRING, True, ""),
+            (2, "value", F.TYPE_BYTES, True, ""),
+        ],
+        # The same records with each KeyValue kept whole: how many each record has.
+        "CountRequest": [(1, "resource_logs", F.TYPE_MESSAGE, True, "CountResourceLogs")],
+        "CountResourceLogs": [(2, "scope_logs", F.TYPE_MESSAGE, True, "CountScopeLogs")],
+        "CountScopeLogs": [(2, "log_records", F.TYPE_MESSAGE, True, "CountLogRecord")],
+        "CountLogRecord": [(6, "attributes", F.TYPE_BYTES, True, "")],
+        "AnyValues": [
+            (1, "string_value", F.TYPE_STRING, True, ""),
+            (2, "bool_value", F.TYPE_BOOL, True, ""),
+            (3, "int_value", F.TYPE_INT64, True, ""),
+            (4, "double_value", F.TYPE_DOUBLE, True, ""),
+            (5, "array_value", F.TYPE_BYTES, True, ""),
+            (6, "kvlist_value", F.TYPE_BYTES, True, ""),
+            (7, "bytes_value", F.TYPE_BYTES, True, ""),
+        ],
+    }
+    for name, fields in layouts.items():
+        message = file.message_type.add(name=name)
+        for number, field_name, kind, repeated, type_name in fields:
+            f = message.field.add(name=field_name, number=number, type=kind)
+            f.label = F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL
+            if type_name:
+                f.type_name = f".prism.otlp_flat.{type_name}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prism.otlp_flat.{name}"))
+        for name in layouts
+    }
+
+
+_PB_FLAT = _pb_flat_types()
+_first_byte = itemgetter(slice(0, 1))
+_attributes_of = attrgetter("attributes")
+_keys_of = attrgetter("key")
+_values_of = attrgetter("value")
+_body_of = attrgetter("body")
+_NONES = repeat(None)
+# First byte of a serialised AnyValue with one field: the tag of the field that is set.
+_SCALAR_TAGS = {
+    b"\n": "string_value",
+    b"\x10": "bool_value",
+    b"\x18": "int_value",
+    b"!": "double_value",
+}
+_NESTED_TAGS = (b"*", b"2", b":")  # array_value, kvlist_value, bytes_value
+
+
+def _pb_any_values(raw: list[bytes]) -> list[Any] | None:
+    """Decode serialised AnyValues (in order) with one parse; None when one is not canonical."""
+    if not raw:
+        return []
+    flat = _PB_FLAT["AnyValues"].FromString(b"".join(raw))
+    tags = list(map(_first_byte, raw))
+    counts = Counter(tags)
+    sources: dict[bytes, Iterator[Any]] = {b"": _NONES}  # an AnyValue with nothing set
+    for tag, field_name in _SCALAR_TAGS.items():
+        values = getattr(flat, field_name)
+        if counts.get(tag, 0) != len(values):
+            return None
+        sources[tag] = iter(values)
+    nested = sum(counts.get(tag, 0) for tag in _NESTED_TAGS)
+    if nested != len(flat.array_value) + len(flat.kvlist_value) + len(flat.bytes_value):
+        return None
+    if nested:
+        decoded = iter([_pb_value(AnyValue.FromString(v)) for v in raw if v[:1] in _NESTED_TAGS])
+        for tag in _NESTED_TAGS:
+            sources[tag] = decoded
+    if not counts.keys() <= sources.keys():  # a value that starts with no AnyValue field
+        return None
+    return list(map(next, map(sources.__getitem__, tags)))
+
+
+def _pb_logs_flat(payload: bytes) -> list[LogItem] | None:
+    """The log records of `payload`, as `_pb_logs` yields them; None: use `_pb_logs`."""
+    items: list[LogItem] = []
+    counted = _PB_FLAT["CountRequest"].FromString(payload).resource_logs
+    for rl, rl_counted in zip(
+        _PB_FLAT["Request"].FromString(payload).resource_logs, counted, strict=True
+    ):
+        resource = _pb_attrs(Resource.FromString(rl.resource).attributes)
+        for sl, sl_counted in zip(rl.scope_logs, rl_counted.scope_logs, strict=True):
+            scope = InstrumentationScope.FromString(sl.scope).name
+            records = sl.log_records
+            kvs = list(map(_attributes_of, records))
+            # Every KeyValue must bring exactly one key and one value, or pairs would shift.
+            per_record = list(map(len, map(_attributes_of, sl_counted.log_records)))
+            if list(map(len, map(_keys_of, kvs))) != per_record or per_record != list(
+                map(len, map(_values_of, kvs))
+            ):
+                return None
+            values = _pb_any_values(list(chain.from_iterable(map(_values_of, kvs))))
+            bodies = _pb_any_values(list(map(_body_of, records)))
+            if values is None or bodies is None:
+                return None
+            at = 0
+            for r, kv, body, n in zip(records, kvs, bodies, per_record, strict=True):
+                end = at + n
+                items.append(
+                    LogItem(
+                        resource,
+                        scope,
+                        r.time_unix_nano,
+                        r.observed_time_unix_nano,
+                        r.severity_text,
+                        body,
+                        dict(zip(kv.key, values[at:end], strict=True)),
+                        r.trace_id.hex(),
+                        r.span_id.hex(),
+                    )
+                )
+                at = end
+    return items
+
+
 def _pb_metrics(request: Any) -> Iterator[PointItem]:
     for rm in request.resource_metrics:
         resource = _pb_attrs(rm.resource.attributes)
@@ -308,13 +471,15 @@ def _pb_metrics(request: Any) -> Iterator[PointItem]:
                         which = p.WhichOneof("value")
                         value = float(p.as_int) if which == "as_int" else p.as_double
                     elif kind in ("histogram", "exponential_histogram"):
-                        count, total = int(p.count), float(p.sum)
+                        # `sum` is optional in histogram points: absent is unknown, not 0.0
+                        count = _count(p.count)
+                        total = float(p.sum) if p.HasField("sum") else None
                         if kind == "histogram":
-                            buckets = list(p.bucket_counts)
+                            buckets = [_count(x) for x in p.bucket_counts]
                             bounds = list(p.explicit_bounds)
                         value = total
                     else:  # summary
-                        count, total = int(p.count), float(p.sum)
+                        count, total = _count(p.count), float(p.sum)
                         value = total
                     yield PointItem(
                         resource,
@@ -385,6 +550,11 @@ def _int(v: Any) -> int:
             except ValueError:
                 return 0
     return 0
+
+
+def _count(n: int) -> int:
+    """Counts are uint64 on the wire (and unbounded in JSON); the lake stores int64."""
+    return min(max(n, 0), 2**63 - 1)
 
 
 def _float(v: Any) -> float | None:
@@ -501,10 +671,12 @@ def _json_metrics(doc: dict[str, Any]) -> Iterator[PointItem]:
                 if kind in ("sum", "gauge"):
                     value = _float(p["asInt"]) if "asInt" in p else _float(p.get("asDouble"))
                 else:
-                    count, total = _int(p.get("count", 0)), _float(p.get("sum"))
+                    count, total = _count(_int(p.get("count", 0))), _float(p.get("sum"))
+                    if kind == "summary" and "sum" not in p:
+                        total = 0.0  # a plain double: proto3 JSON omits it when it is 0.0
                     value = total
                     if kind == "histogram":
-                        buckets = [_int(x) for x in p.get("bucketCounts") or []]
+                        buckets = [_count(_int(x)) for x in p.get("bucketCounts") or []]
                         bounds = [_float(x) or 0.0 for x in p.get("explicitBounds") or []]
                 yield PointItem(
                     resource,
