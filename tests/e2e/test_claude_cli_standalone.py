@@ -35,6 +35,7 @@ from opentelemetry.proto.collector.metrics.v1 import (  # noqa: E402
     metrics_service_pb2,
     metrics_service_pb2_grpc,
 )
+
 from tests.support.claude_cli import (  # noqa: E402
     ClaudeCliUnavailable,
     claude_binary,

@@ -77,10 +77,33 @@ _COMMAND_RE = re.compile(r"<command-name>\s*/?([^<\s]+)\s*</command-name>")
 _ARGS_RE = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 
 
+_MINUTES: dict[str, int] = {}
+
+
 def iso_ns(text: Any) -> int | None:
-    """ISO-8601 (`2026-02-10T21:11:56.906Z`) -> integer nanoseconds, exactly; None if not one."""
+    """ISO-8601 (`2026-02-10T21:11:56.906Z`) -> integer nanoseconds, exactly; None if not one.
+
+    Claude Code writes `YYYY-MM-DDTHH:MM:SS.mmmZ`: the minute is parsed once per minute seen
+    and the seconds added as integers (every line has a timestamp; this is on the hot path).
+    """
     if text.__class__ is not str:
         return None
+    if len(text) == 24 and text[23] == "Z" and text[19] == ".":
+        minute = _MINUTES.get(text[:16])
+        if minute is None:
+            minute = _parse_ns(text[:16] + ":00Z")
+            if minute is None:
+                return None
+            if len(_MINUTES) > 100_000:
+                _MINUTES.clear()
+            _MINUTES[text[:16]] = minute
+        sec, ms = text[17:19], text[20:23]
+        if sec.isascii() and sec.isdigit() and ms.isascii() and ms.isdigit():
+            return minute + int(sec) * 1_000_000_000 + int(ms) * 1_000_000
+    return _parse_ns(text)
+
+
+def _parse_ns(text: str) -> int | None:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
@@ -88,6 +111,13 @@ def iso_ns(text: Any) -> int | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return ((dt - _EPOCH) // _US) * 1000
+
+
+def _str(v: Any) -> str | None:
+    """A transcript field meant as text (they are untyped: a number is kept as its text)."""
+    if v is None or v.__class__ is str:
+        return v  # type: ignore[no-any-return]
+    return str(v)
 
 
 def _int(v: Any) -> int:
@@ -145,6 +175,7 @@ class _Group:
     text_len: int = 0
     last_ns: int = 0
     last_uuid: str | None = None
+    last_usage: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -398,11 +429,11 @@ class SessionMapper:
                     "api_error",
                     {
                         "error": str(err)[:ERROR_LIMIT] if err else "API error",
-                        "message_uuid": obj.get("uuid"),
+                        "message_uuid": _str(obj.get("uuid")),
                         "prompt_id": st.prompts.get(self._chain(st, obj)),
                         "query_source": self._query_source(st, obj),
                         "event_sequence": seq,
-                        "service_version": obj.get("version"),
+                        "service_version": _str(obj.get("version")),
                     },
                 )
             return
@@ -437,7 +468,9 @@ class SessionMapper:
             g.from_progress = False
             g.query_source = self._query_source(st, obj)
         usage = msg.get("usage")
-        if usage.__class__ is dict:
+        # The lines of a response mostly repeat the same usage object: nothing to compare.
+        if usage.__class__ is dict and not (sidechain == g.sidechain and usage == g.last_usage):
+            g.last_usage = usage
             tokens = usage_of(usage)
             total = tokens[0] + tokens[1] + tokens[2] + tokens[5]
             fast = usage.get("speed") == "fast"
@@ -538,10 +571,10 @@ class SessionMapper:
                 session,
                 "interruption",
                 {
-                    "message_uuid": obj.get("uuid"),
+                    "message_uuid": _str(obj.get("uuid")),
                     "prompt_id": st.prompts.get(chain),
                     "event_sequence": seq,
-                    "service_version": obj.get("version"),
+                    "service_version": _str(obj.get("version")),
                 },
             )
             return
@@ -574,7 +607,7 @@ class SessionMapper:
                 "prompt_id": prompt_id,
                 "message_uuid": uid,
                 "event_sequence": seq,
-                "service_version": obj.get("version"),
+                "service_version": _str(obj.get("version")),
             },
             attrs,
         )
@@ -604,7 +637,7 @@ class SessionMapper:
                 prompt_id=st.prompts.get(chain),
                 query_source=self._query_source(st, obj),
                 session_id=session,
-                version=obj.get("version"),
+                version=_str(obj.get("version")),
                 seq=seq,
             )
         name, params, tool_input, input_length = tool_details(call.name, call.input)
@@ -688,11 +721,11 @@ class SessionMapper:
                 session,
                 "compaction",
                 {
-                    "message_uuid": obj.get("uuid"),
+                    "message_uuid": _str(obj.get("uuid")),
                     "prompt_id": st.prompts.get(chain),
                     "query_source": "compact",
                     "event_sequence": seq,
-                    "service_version": obj.get("version"),
+                    "service_version": _str(obj.get("version")),
                 },
                 attrs,
             )
@@ -715,11 +748,11 @@ class SessionMapper:
                     "attempt": obj.get("retryAttempt")
                     if isinstance(obj.get("retryAttempt"), int)
                     else None,
-                    "message_uuid": obj.get("uuid"),
+                    "message_uuid": _str(obj.get("uuid")),
                     "prompt_id": st.prompts.get(chain),
                     "query_source": self._query_source(st, obj),
                     "event_sequence": seq,
-                    "service_version": obj.get("version"),
+                    "service_version": _str(obj.get("version")),
                 },
             )
 

@@ -30,7 +30,6 @@ SERVICE_NAME = "claude-code"
 TITLE_SOURCE = "generate_session_title"
 TEXT_COLUMNS = frozenset({"prompt", "response", "tool_parameters", "tool_input", "error"})
 CONTENT_COLUMNS = ("prompt", "response", "tool_input")
-_STRING_COLUMNS = frozenset(f.name for f in schema.EVENTS if f.type == pa.string())
 # Not a lake column: the (project, message.id, requestId) of an API response's rows, so chunks
 # mapped in parallel can still count a response once per project (ccusage's dedupe).
 RESPONSE_KEY = "_response"
@@ -72,11 +71,6 @@ class ImportedEvents:
         if attributes:
             columns["attributes"] = attributes
         self.columns.update(columns)
-        # Transcript fields are not typed: a number where a string belongs is kept as text.
-        for col in _STRING_COLUMNS.intersection(columns):
-            value = columns[col]
-            if value is not None and value.__class__ is not str:
-                columns[col] = str(value)
         for col in TEXT_COLUMNS.intersection(columns):
             value = columns[col]
             if value is None:

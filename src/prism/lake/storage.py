@@ -8,10 +8,11 @@ originals together. An S3 implementation (scale mode) keeps the same interface.
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -42,14 +43,14 @@ class LakeStorage(Protocol):
 
     def delete(self, rel_path: str) -> None: ...
 
-    def list(self, prefix: str) -> list[FileInfo]:
+    def list(self, prefix: str) -> builtins.list[FileInfo]:
         """Published files under `prefix`."""
 
-    def list_staged(self) -> list[FileInfo]: ...
+    def list_staged(self) -> builtins.list[FileInfo]: ...
 
     def read(self, rel_path: str) -> bytes: ...
 
-    def swap_lock(self, *, exclusive: bool) -> Iterator[None]:
+    def swap_lock(self, *, exclusive: bool) -> AbstractContextManager[None]:
         """Context manager: shared for readers, exclusive for a compaction swap."""
 
     def table_url(self, table: str) -> str:
@@ -112,7 +113,7 @@ class LocalStorage:
         except FileNotFoundError:
             pass
 
-    def list(self, prefix: str) -> list[FileInfo]:
+    def list(self, prefix: str) -> builtins.list[FileInfo]:
         base = self._root / prefix
         if not base.exists():
             return []
@@ -124,7 +125,7 @@ class LocalStorage:
             out.append(FileInfo(str(p.relative_to(self._root)), st.st_size, st.st_mtime))
         return out
 
-    def list_staged(self) -> list[FileInfo]:
+    def list_staged(self) -> builtins.list[FileInfo]:
         out = []
         for p in self._root.rglob(f".*{TEMP_SUFFIX}"):
             st = p.stat()

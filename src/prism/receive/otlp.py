@@ -41,12 +41,12 @@ from prism.errors import BadRequest
 
 Attrs = dict[str, Any]
 
-REQUEST_TYPES = {
+REQUEST_TYPES: dict[str, Any] = {
     "logs": ExportLogsServiceRequest,
     "metrics": ExportMetricsServiceRequest,
     "traces": ExportTraceServiceRequest,
 }
-RESPONSE_TYPES = {
+RESPONSE_TYPES: dict[str, Any] = {
     "logs": ExportLogsServiceResponse,
     "metrics": ExportMetricsServiceResponse,
     "traces": ExportTraceServiceResponse,
@@ -97,7 +97,7 @@ class PointItem(NamedTuple):
     start_ns: int
     time_ns: int
     value: float | None
-    count: int | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count on purpose
     sum: float | None
     bucket_counts: list[int] | None
     explicit_bounds: list[float] | None
@@ -710,7 +710,8 @@ def _json_spans(doc: dict[str, Any]) -> Iterator[SpanItem]:
         for s in spans:
             if not isinstance(s, dict):
                 continue
-            status = s.get("status") if isinstance(s.get("status"), dict) else {}
+            raw_status = s.get("status")
+            status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
             kind = s.get("kind", 0)
             kind_name = (
                 kind.removeprefix("SPAN_KIND_").lower()
@@ -723,7 +724,8 @@ def _json_spans(doc: dict[str, Any]) -> Iterator[SpanItem]:
                 if isinstance(code, str)
                 else _STATUS.get(_int(code), "unset")
             )
-            events = s.get("events") if isinstance(s.get("events"), list) else []
+            raw_events = s.get("events")
+            events: list[Any] = raw_events if isinstance(raw_events, list) else []
             yield SpanItem(
                 resource,
                 scope,
