@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from tests.support.transcript_corpus import generate  # noqa: E402
 
 PYTHON = sys.executable
+STEP_TIMEOUT_S = 1800  # no step may run away: the bench always ends
 
 
 # --- process-tree sampling ------------------------------------------------------------------------
@@ -98,7 +99,12 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     sampler = TreeRss(proc.pid)
-    out, err = proc.communicate()
+    try:
+        out, err = proc.communicate(timeout=STEP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        sampler.stop()
+        raise SystemExit(f"{' '.join(cmd[:4])} took over {STEP_TIMEOUT_S} s") from None
     wall = time.perf_counter() - t0
     sampler.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -148,7 +154,7 @@ def best_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, float, 
     out = ""
     for _ in range(n):
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, env=env, capture_output=True, check=True)
+        res = subprocess.run(cmd, env=env, capture_output=True, check=True, timeout=STEP_TIMEOUT_S)
         times.append(time.perf_counter() - t0)
         out = res.stdout.decode()
     return min(times), times[0], out

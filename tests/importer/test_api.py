@@ -107,6 +107,10 @@ async def test_import_counts_bad_lines_and_needs_a_key(client: httpx.AsyncClient
     r = await client.post("/v1/import/transcripts", content=body, headers=api.auth(api.bob))
     assert r.status_code == 200
     assert r.json()["skipped_lines"] == {"corrupt_json": 1}
+    for junk, skipped in ((b"data=", {"corrupt_json": 1}), (b"", {}), (b"\n", {"blank": 1})):
+        r = await client.post("/v1/import/transcripts", content=junk, headers=api.auth(api.bob))
+        assert r.status_code == 200, junk
+        assert (r.json()["skipped_lines"], r.json()["events_written"]) == (skipped, 0)
     r = await client.post("/v1/import/transcripts", content=body)
     assert r.status_code == 401
     assert set(r.json()) == {"code", "message"}

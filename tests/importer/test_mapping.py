@@ -6,12 +6,15 @@ content block) and reads what the mapper made of it.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from prism.importer.mapping import usage_of
 from prism.importer.runner import MapResult, ResponseFilter, map_files
@@ -67,7 +70,7 @@ def write(path: Path, rows: list[Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         for r in rows:
-            f.write(r if isinstance(r, bytes) else orjson.dumps(r))
+            f.write(r if isinstance(r, bytes) else json.dumps(r, separators=(",", ":")).encode())
             f.write(b"\n")
     return path
 
@@ -370,3 +373,39 @@ def test_titles_compaction_and_api_errors(tmp_path: Path) -> None:
     (e,) = rows(result, "api_error")
     assert (e["error"], e["status_code"], e["attempt"]) == ("Overloaded", 529, 2)
     assert [p["prompt"] for p in rows(result, "user_prompt")] == ["go"]  # not the summary
+
+
+# --- untyped input never breaks the mapper ------------------------------------------------------
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_keys = st.sampled_from(
+    [
+        "type", "timestamp", "sessionId", "uuid", "message", "requestId", "isSidechain",
+        "agentId", "promptId", "toolUseResult", "version", "data", "subtype", "error",
+        "aiTitle", "isMeta", "content", "usage", "id", "model", "tool_use_id", "is_error",
+    ]
+)  # fmt: skip
+_record = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["user", "assistant", "system", "progress", "ai-title", "x"]),
+        "timestamp": st.sampled_from(["2026-03-02T10:00:00.000Z", "bad", 5]),
+    },
+    optional={"message": st.dictionaries(_keys, _json, max_size=6)},
+).flatmap(
+    lambda base: st.dictionaries(_keys, _json, max_size=6).map(lambda extra: {**extra, **base})
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=st.lists(_record, max_size=8))
+def test_any_json_records_map_without_error(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    write(tmp_path / "p" / f"{SESSION}.jsonl", records)
+    result = mapped(tmp_path)
+    assert result.read.lines == len(records)

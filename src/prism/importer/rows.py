@@ -106,7 +106,7 @@ class ImportedEvents:
         for f in schema.EVENTS:
             name = f.name
             if name in ("time", "observed_time"):
-                arrays.append(ns_array(columns["time"]))
+                arrays.append(ns_array(columns.get("time", [])))
             elif name == "developer_id":
                 arrays.append(pa.array([developer_id] * n, pa.string()))
             elif name == "batch_id":

@@ -114,12 +114,16 @@ class Compactor:
                 pending.clear()
 
             for f in files:
-                part = pq.read_table(io.BytesIO(self.storage.read(f.path)))
-                pending.append(part.select(sch.names).cast(sch))
-                pending_rows += part.num_rows
-                if pending_rows >= self.group_rows:
-                    flush()
-                    rows, pending_rows = rows + pending_rows, 0
+                # By row group: a file under `small_bytes` may still hold hundreds of
+                # thousands of rows (an earlier compaction's output, for one).
+                source = pq.ParquetFile(io.BytesIO(self.storage.read(f.path)))
+                for i in range(source.num_row_groups):
+                    part = source.read_row_group(i)
+                    pending.append(part.select(sch.names).cast(sch))
+                    pending_rows += part.num_rows
+                    if pending_rows >= self.group_rows:
+                        flush()
+                        rows, pending_rows = rows + pending_rows, 0
             if pending:
                 flush()
                 rows += pending_rows
